@@ -120,6 +120,11 @@ class Conversation:
         if event.kind is EventKind.TEXT and ctx.risk_screen.screen(event.value) is not None:
             state.pending = {"kind": "safety"}
             return self._safety_check(ctx)
+        if not ctx.consented:
+            # Nothing is remembered before consent, so there is no question number to check.
+            if event.kind is EventKind.CHOICE and event.value.startswith("safety:"):
+                return self._after_safety(state, event.value, ctx)
+            return self._before_consent(state, event, ctx)
         if event.kind is EventKind.CHOICE and event.token not in (None, state.token):
             turn = Turn()
             turn.say("stale_button.j2")
@@ -127,8 +132,6 @@ class Conversation:
             return turn
         if event.kind is EventKind.CHOICE and event.value.startswith("safety:"):
             return self._after_safety(state, event.value, ctx)
-        if not ctx.consented:
-            return self._before_consent(state, event, ctx)
         if event.kind is EventKind.COMMAND:
             return self._command(state, event.value, ctx)
         if event.kind is EventKind.CHOICE and event.value.startswith(COMMAND_PREFIX_CONTROL):

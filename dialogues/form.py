@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from transitions import EventData, Machine
 
@@ -66,8 +66,7 @@ class Context(Protocol):
 
 def answers_of(event: EventData) -> Mapping[str, Any]:
     """The answers of the model a transition is acting on (for transition conditions)."""
-    model: FormModel = event.model
-    return model.answers
+    return cast(FormModel, event.model).answers
 
 
 def build_machine(states: type[Enum], initial: Enum) -> Machine:

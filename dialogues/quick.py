@@ -6,6 +6,7 @@ Category, how heavy it felt (0-10) and an optional one-line note. It is saved at
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum, auto
 from types import MappingProxyType
 from typing import Any
@@ -47,7 +48,7 @@ class QuickDialogue(FormDialogue):
 
     name = "quick"
     machine = _build_quick()
-    steps = MappingProxyType(
+    steps: Mapping[Enum, Step] = MappingProxyType(
         {
             Q.CATEGORY: Step("category", StepKind.CHOICE, "quick_category.j2"),
             Q.INTENSITY: Step("intensity", StepKind.RATING, "quick_intensity.j2"),

@@ -8,6 +8,7 @@ suit the challenge) -> phase 3, coping (a strategy, one concrete next step and w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum, auto
 from types import MappingProxyType
 from typing import Any
@@ -53,7 +54,7 @@ class ReflectStep(Enum):
 
 S = ReflectStep
 
-STEPS = MappingProxyType(
+STEPS: Mapping[Enum, Step] = MappingProxyType(
     {
         S.ARRIVE: Step("rating_before", StepKind.RATING, "reflect_arrive.j2"),
         S.CHALLENGE: Step("challenge", StepKind.TEXT, "reflect_challenge.j2"),
@@ -172,6 +173,7 @@ class ReflectionDialogue(FormDialogue):
             "own_strategy": a.get("own_strategy") if strategy is None else None,
             "next_step": a.get("next_step"),
             "when": a.get("when_text"),
+            "timing": timing.id if timing else None,
             "quick_note": a.get("quick_note"),
         }
         turn.effects.append(
