@@ -70,7 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the Telegram bot")
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser("diagrams", help="print the dialogue diagrams (Mermaid)")
     args = parser.parse_args(argv)
+    if args.command == "diagrams":
+        from dialogues.diagram import all_diagrams
+
+        print(all_diagrams())
+        return 0
     try:
         settings = Settings.from_env()
     except SettingsError as error:

@@ -13,6 +13,7 @@ from typing import Any
 
 from dialogues.core import Option, SaveEntry, Turn
 from dialogues.form import (
+    PROCEED,
     Context,
     FormDialogue,
     FormModel,
@@ -39,7 +40,8 @@ Q = QuickStep
 
 def _build_quick() -> Any:
     machine = build_machine(QuickStep, Q.CATEGORY)
-    link(machine, [Q.CATEGORY, Q.INTENSITY, Q.NOTE, Q.DONE])
+    link(machine, [Q.CATEGORY, Q.INTENSITY, Q.NOTE])
+    machine.add_transition(PROCEED, Q.NOTE, Q.DONE)
     return machine
 
 

@@ -88,7 +88,8 @@ def _build() -> Any:
     machine.add_transition(RETREAT, S.OWN_STRATEGY, S.STRATEGY)
     machine.add_transition(RETREAT, S.NEXT_STEP, S.OWN_STRATEGY, conditions=_chose_own_strategy)
     machine.add_transition(RETREAT, S.NEXT_STEP, S.STRATEGY)
-    link(machine, [S.NEXT_STEP, S.WHEN, S.CLOSE, S.DONE])
+    link(machine, [S.NEXT_STEP, S.WHEN, S.CLOSE])
+    machine.add_transition(PROCEED, S.CLOSE, S.DONE)
     return machine
 
 
