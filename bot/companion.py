@@ -7,6 +7,7 @@ that says "saved" is therefore only ever sent after the save is durable.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable
@@ -94,11 +95,9 @@ class Companion:
                 ConversationRepository(session, vault),
                 EntryRepository(session, vault),
             )
-            user = await unit.users.get(user_id)
+            user, stored = await unit.conversations.load_with_user(user_id)
             consented = user is not None and user.consented_at is not None
-            state = ConversationState()
-            if consented:
-                state = ConversationState.from_json(await unit.conversations.load(user_id))
+            state = ConversationState.from_json(stored) if consented else ConversationState()
             ctx = Situation(
                 catalogue=self._catalogue,
                 risk_screen=self._risk_screen,
@@ -120,6 +119,40 @@ class Companion:
             if consented:
                 await unit.conversations.save(user_id, state.to_json(), now=now)
         return turn.replies
+
+    # --- for channels (added for the Telegram channel) ---------------------------------------
+    def with_sessions(self, sessions: async_sessionmaker[AsyncSession]) -> Companion:
+        """The same companion working through other sessions.
+
+        A channel passes sessions joined to its own open transaction (savepoint mode), so the
+        practitioner's step and the channel's bookkeeping for it commit together or not at all.
+        """
+        twin = copy.copy(self)
+        twin._sessions = sessions
+        return twin
+
+    async def current_question(self, user_id: int) -> list[Reply]:
+        """The question the practitioner is answering, asked again unchanged; [] if none.
+
+        Read-only, and the question keeps its number, so buttons already shown still work. A
+        channel uses it to answer what it cannot pass on (a photo, an edited message).
+        """
+        async with self._sessions() as session:
+            vault = Vault(session, self._keyring)
+            user = await UserRepository(session, self._keyring).get(user_id)
+            if user is None or user.consented_at is None:
+                return []
+            stored = await ConversationRepository(session, vault).load(user_id)
+            ctx = Situation(
+                catalogue=self._catalogue,
+                risk_screen=self._risk_screen,
+                identifier_guard=self._identifier_guard,
+                now=self._clock(),
+                consented=True,
+            )
+            turn = Turn()
+            self._conversation.reask(ConversationState.from_json(stored), ctx, turn)
+            return turn.replies
 
     # --- effects ---------------------------------------------------------------------------
     async def _apply(self, unit: _Unit, user_id: int, turn: Turn, now: datetime) -> bool:
