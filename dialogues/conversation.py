@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from dialogues.catalogue import Catalogue
+from dialogues.checkin import CHECKIN_SETTINGS, WEEKLY, CheckinSettings, FollowUp
 from dialogues.core import (
     CONTROLS,
     PAUSE,
@@ -29,9 +30,14 @@ PRIVACY_NOTICE_VERSION = "2026-11"
 
 # Commands the conversation answers itself. /history, /export and /forget need storage, so
 # the application answers those.
-COMMANDS = ("start", "reflect", "quick", "history", "help", "cancel", "skip", "back", "pause")
+COMMANDS = (
+    "start", "reflect", "quick", "checkin", "weekly", "history", "help", "cancel", "skip", "back",
+    "pause",
+)  # fmt: skip
 COMMAND_PREFIX_CONTROL = "ctl:"
-DIALOGUES: dict[str, FormDialogue] = {REFLECTION.name: REFLECTION, QUICK.name: QUICK}
+DIALOGUES: dict[str, FormDialogue] = {
+    d.name: d for d in (REFLECTION, QUICK, CHECKIN_SETTINGS, WEEKLY)
+}
 
 
 class RiskScreen(Protocol):
@@ -67,6 +73,8 @@ class Situation:
     now: datetime
     consented: bool
     parked_quick: ParkedQuick | None = None
+    checkin: CheckinSettings | None = None  # supplied when /checkin starts
+    follow_up: FollowUp | None = None  # supplied when a weekly check-in starts
 
 
 @dataclass
@@ -221,7 +229,7 @@ class Conversation:
             }
             self._offer_expansion(turn, state.pending, ctx)
             return
-        self._begin(state, dialogue, dialogue.start(), ctx, turn)
+        self._begin(state, dialogue, dialogue.start(dialogue.initial_answers(ctx)), ctx, turn)
 
     def _begin(
         self,
@@ -278,7 +286,8 @@ class Conversation:
                 self._begin(state, dialogue, model, ctx, turn)
             else:
                 turn.say("draft_discarded.j2", dialogue=dialogue.name)
-                self._begin(state, dialogue, dialogue.start(), ctx, turn)
+                fresh = dialogue.start(dialogue.initial_answers(ctx))
+                self._begin(state, dialogue, fresh, ctx, turn)
             return turn
         if kind == "expand" and picked and value in ("expand:yes", "expand:fresh"):
             state.pending = None

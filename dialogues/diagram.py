@@ -13,7 +13,7 @@ def mermaid(machine: Machine, title: str) -> str:
     """A Mermaid ``stateDiagram-v2`` of every transition in ``machine``."""
     lines = ["```mermaid", "---", f"title: {title}", "---", "stateDiagram-v2"]
     lines.append(f"    [*] --> {machine.initial}")
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str | None, str]] = set()
     for name, event in machine.events.items():
         for source, transitions in event.transitions.items():
             for transition in transitions:
@@ -35,6 +35,7 @@ def mermaid(machine: Machine, title: str) -> str:
 
 def all_diagrams() -> str:
     """Every dialogue's diagram, in README order."""
+    from dialogues.checkin import CHECKIN_SETTINGS, WEEKLY
     from dialogues.quick import QUICK
     from dialogues.reflection import REFLECTION
 
@@ -42,5 +43,7 @@ def all_diagrams() -> str:
         [
             mermaid(REFLECTION.machine, "/reflect"),
             mermaid(QUICK.machine, "/quick"),
+            mermaid(CHECKIN_SETTINGS.machine, "/checkin (settings)"),
+            mermaid(WEEKLY.machine, "weekly check-in"),
         ]
     )

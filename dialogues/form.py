@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum, StrEnum
 from itertools import pairwise
 from typing import Any, Protocol, cast
@@ -63,6 +64,9 @@ class Context(Protocol):
     @property
     def catalogue(self) -> Catalogue: ...
 
+    @property
+    def now(self) -> datetime: ...
+
 
 def answers_of(event: EventData) -> Mapping[str, Any]:
     """The answers of the model a transition is acting on (for transition conditions)."""
@@ -109,6 +113,20 @@ class FormDialogue(ABC):
     @abstractmethod
     def finish(self, model: FormModel, ctx: Context, turn: Turn) -> None:
         """Record the finished dialogue: add the effects and the closing replies."""
+
+    def initial_answers(self, ctx: Context) -> dict[str, Any]:
+        """Answers a fresh dialogue starts with (a settings form starts from the settings)."""
+        return {}
+
+    def accept_own_words(self, model: FormModel, step: Step, text: str, ctx: Context) -> str | None:
+        """Keep typed words at a choose-or-type step; return an error code to refuse them."""
+        model.answers[step.key] = None
+        model.answers[step.key + "_text"] = text
+        return None
+
+    def accepted(self, model: FormModel, ctx: Context) -> None:
+        """Called after an answer is stored and before moving on (to tidy or act on it)."""
+        return None
 
     # --- shared behaviour ------------------------------------------------------------------
     def start(self, answers: dict[str, Any] | None = None) -> FormModel:
@@ -170,6 +188,7 @@ class FormDialogue(ABC):
         elif error is not None:
             turn.replies.append(self.question(model, ctx, error=error))
         else:
+            self.accepted(model, ctx)
             self._advance(model, ctx, turn)
         return turn
 
@@ -208,9 +227,7 @@ class FormDialogue(ABC):
             text, problem = clean_free_text(event.value)
             if text is None:
                 return problem
-            model.answers[step.key] = None
-            model.answers[step.key + "_text"] = text
-            return None
+            return self.accept_own_words(model, step, text, ctx)
         return "unknown_option"
 
     @staticmethod

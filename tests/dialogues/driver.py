@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from dialogues.catalogue import default_catalogue
+from dialogues.checkin import CheckinSettings, FollowUp
 from dialogues.conversation import Conversation, ConversationState, ParkedQuick, Situation
 from dialogues.core import Effect, Event, GrantConsent, Reply, SaveEntry
 from prompts.rendering import html_to_plain, render_html
@@ -27,7 +28,6 @@ class NoIdentifiers:
 
 def real_screens() -> tuple[Any, Any]:
     from dialogues.identifiers import default_identifier_guard
-
     from dialogues.safety import default_risk_screen
 
     return default_risk_screen(), default_identifier_guard()
@@ -39,6 +39,8 @@ class Practitioner:
 
     consented: bool = True
     parked_quick: ParkedQuick | None = None
+    checkin: CheckinSettings | None = None
+    follow_up: FollowUp | None = None
     state: ConversationState = field(default_factory=ConversationState)
     effects: list[Effect] = field(default_factory=list)
     last: list[Reply] = field(default_factory=list)
@@ -52,6 +54,8 @@ class Practitioner:
             now=NOW,
             consented=self.consented,
             parked_quick=self.parked_quick,
+            checkin=self.checkin,
+            follow_up=self.follow_up,
         )
         # Round-trip through JSON exactly as storage would, so nothing unserialisable hides.
         self.state = ConversationState.from_json(json.loads(json.dumps(self.state.to_json())))
