@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from dialogues.answers import match_option
 from dialogues.catalogue import Catalogue
 from dialogues.checkin import CHECKIN_SETTINGS, WEEKLY, CheckinSettings, FollowUp
 from dialogues.core import (
@@ -377,8 +378,6 @@ class Conversation:
     def _picks_an_option(
         dialogue: FormDialogue, model: FormModel, event: Event, ctx: Situation
     ) -> bool:
-        from dialogues.answers import match_option
-
         return match_option(event.value, dialogue.options(model, ctx)) is not None
 
     def _after_step(
