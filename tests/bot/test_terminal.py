@@ -95,33 +95,14 @@ async def test_quick_debrief_and_history_in_the_terminal(
 
 def test_steady_chat_reads_piped_input_until_the_end_and_exits_0(tmp_path: Path) -> None:
     """The installed command, as the README runs it, on the embedded SQLite store."""
-    env = {**os.environ, "STEADY_DATA_DIR": str(tmp_path / "data")}
-    env.pop("DATABASE_URL", None)
-    env.pop("STEADY_MASTER_KEY", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat"],
-        input=REFLECTION_SCRIPT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    result = run_steady_chat(REFLECTION_SCRIPT, tmp_path / "data")
     assert result.returncode == 0, result.stderr
     assert "Saved privately" in result.stdout
     assert (tmp_path / "data" / "steady.db").exists()
     key_file = tmp_path / "data" / "master.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     # A second run finds the reflection in the same store.
-    again = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat"],
-        input="/history\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    again = run_steady_chat("/history\n", tmp_path / "data")
     assert again.returncode == 0, again.stderr
     assert "1–1 of 1" in again.stdout
 
@@ -135,3 +116,48 @@ def test_blank_lines_are_ignored(line: str) -> None:
 
     terminal = TerminalChat(never, io.StringIO(), Path("."))
     assert terminal.event_for(line) is None
+
+
+async def test_back_skip_and_cancel_in_the_terminal(
+    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing, tmp_path: Path
+) -> None:
+    script = "1\n5\nA hard call\n/back\nA very hard call\n/skip\n/skip\n/cancel\n/history\n"
+    output = await chat(session_factory, keyring, script, tmp_path)
+    assert output.count("What happened?") == 2  # /back asked the challenge again
+    assert "Which values did this touch?" in output  # /skip moved past the category
+    assert "Nothing from that reflection was saved" in output
+    assert "haven't saved any reflections" in output
+
+
+async def test_quick_debrief_paused_then_resumed_after_restart(
+    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing, tmp_path: Path
+) -> None:
+    first = await chat(session_factory, keyring, "1\n/cancel\n/quick\n3\n/pause\n", tmp_path)
+    assert "quick debrief is kept as a draft" in first
+    second = await chat(session_factory, keyring, "/cancel\n/quick\nCarry on\n9\n/skip\n", tmp_path)
+    assert "unfinished quick debrief" in second
+    assert "Parked and saved privately" in second
+
+
+def run_steady_chat(script: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STEADY_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    env.pop("STEADY_MASTER_KEY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_paused_reflection_resumes_in_a_new_process(tmp_path: Path) -> None:
+    first = run_steady_chat("I agree\n4\nA tense supervision\n/pause\n", tmp_path / "data")
+    assert first.returncode == 0, first.stderr
+    second = run_steady_chat("Carry on\nOrganisational change or staffing\n", tmp_path / "data")
+    assert second.returncode == 0, second.stderr
+    assert "unfinished reflection" in second.stdout
+    assert "Which values did this touch?" in second.stdout
