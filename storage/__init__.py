@@ -32,6 +32,8 @@ from storage.repositories import (
     Vault,
 )
 
+# Imported here so the channel's tables are always part of Base.metadata (migrations compare it).
+from storage.telegram_models import OutboxMessage, TelegramUpdate
 
 __all__ = [
     "Base",
@@ -46,7 +48,9 @@ __all__ = [
     "KeyDestroyedError",
     "KeyRing",
     "MasterKeyError",
+    "OutboxMessage",
     "Sealer",
+    "TelegramUpdate",
     "User",
     "UserKey",
     "UserRepository",

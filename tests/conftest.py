@@ -16,6 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage import database
 from storage.crypto import KeyRing
 
+# python-telegram-bot 22 warns (an error here) when it builds a RetryAfter unless durations are
+# timedelta objects, which this switches on; the Telegram channel reads either form.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 TEST_DATABASE_URL_VAR = "STEADY_TEST_DATABASE_URL"
 POSTGRES_SKIP_REASON = f"set {TEST_DATABASE_URL_VAR} to run the PostgreSQL storage tests"
 
