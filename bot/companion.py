@@ -12,12 +12,22 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.checkins import (
+    DEFAULT_LOCAL_TIME,
+    DEFAULT_WEEKDAY,
+    change_schedule,
+    skip_this_week,
+    slot_of,
+)
+from bot.schedule import snooze_choices, zone
 from dialogues.catalogue import Catalogue
+from dialogues.checkin import CheckinSettings, FollowUp, RecordFollowUp, UpdateCheckin
 from dialogues.conversation import (
     Conversation,
     ConversationState,
@@ -37,6 +47,7 @@ from dialogues.core import (
     Turn,
 )
 from storage import (
+    CheckinAnswerRepository,
     ConversationRepository,
     EntryRepository,
     EntryView,
@@ -44,6 +55,8 @@ from storage import (
     UserRepository,
     Vault,
 )
+from storage.checkins import CheckinRepository
+from storage.models import DEFAULT_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +73,11 @@ def utc_now() -> datetime:
 class _Unit:
     """The repositories of one unit of work."""
 
+    session: AsyncSession
     users: UserRepository
     conversations: ConversationRepository
     entries: EntryRepository
+    checkins: CheckinAnswerRepository
 
 
 class Companion:
@@ -91,9 +106,11 @@ class Companion:
         async with self._sessions() as session, session.begin():
             vault = Vault(session, self._keyring)
             unit = _Unit(
+                session,
                 UserRepository(session, self._keyring),
                 ConversationRepository(session, vault),
                 EntryRepository(session, vault),
+                CheckinAnswerRepository(session, vault),
             )
             user, stored = await unit.conversations.load_with_user(user_id)
             consented = user is not None and user.consented_at is not None
@@ -112,8 +129,8 @@ class Companion:
                     if not erased:
                         await unit.conversations.save(user_id, state.to_json(), now=now)
                     return turn.replies
-            if _wants_reflection(event) and consented:
-                ctx = replace(ctx, parked_quick=await self._parked_quick(unit, user_id))
+            if consented:
+                ctx = await self._prepare(unit, user_id, _starting(event, state), ctx)
             turn = self._conversation.handle(state, event, ctx)
             consented = await self._apply(unit, user_id, turn, now) or consented
             if consented:
@@ -162,6 +179,16 @@ class Companion:
             if isinstance(effect, GrantConsent):
                 await unit.users.grant_consent(user_id, now=now, version=effect.version)
                 granted = True
+            elif isinstance(effect, SaveEntry) and effect.kind == "checkin":
+                await unit.checkins.add(
+                    user_id, at=now, wellbeing=effect.rating_before, private=dict(effect.private)
+                )
+            elif isinstance(effect, RecordFollowUp):
+                await unit.checkins.record_follow_up(
+                    user_id, effect.entry_id, tried=effect.tried, helped=effect.helped, at=now
+                )
+            elif isinstance(effect, UpdateCheckin):
+                await self._update_checkin(unit, user_id, effect, now)
             elif isinstance(effect, SaveEntry):
                 due = None
                 if effect.next_step_due_days is not None:
@@ -183,6 +210,68 @@ class Companion:
                     await unit.entries.mark_expanded(user_id, effect.expands_quick_id, entry_id)
                 log.info("entry saved", extra={"kind": effect.kind})
         return granted
+
+    async def _prepare(
+        self, unit: _Unit, user_id: int, starting: str | None, ctx: Situation
+    ) -> Situation:
+        """Load what a dialogue about to start needs to know (and only then: it costs a query)."""
+        if starting == "reflect":
+            return replace(ctx, parked_quick=await self._parked_quick(unit, user_id))
+        if starting == "checkin":
+            return replace(ctx, checkin=await self._checkin_settings(unit, user_id))
+        if starting == "weekly":
+            today = ctx.now.astimezone(await self._zone(unit, user_id)).date()
+            pending = await unit.checkins.pending_follow_up(user_id, today=today)
+            if pending is not None:
+                follow_up = FollowUp(
+                    pending.entry_id, pending.next_step, pending.strategy, pending.created_at
+                )
+                return replace(ctx, follow_up=follow_up)
+        return ctx
+
+    async def _zone(self, unit: _Unit, user_id: int) -> ZoneInfo:
+        schedule = await CheckinRepository(unit.session).get(user_id)
+        return zone(schedule.timezone if schedule else DEFAULT_TIMEZONE)
+
+    async def _checkin_settings(self, unit: _Unit, user_id: int) -> CheckinSettings:
+        schedule = await CheckinRepository(unit.session).get(user_id)
+        if schedule is None:
+            user = await unit.users.get(user_id)
+            return CheckinSettings(
+                enabled=False,
+                weekday=DEFAULT_WEEKDAY,
+                local_time=DEFAULT_LOCAL_TIME.strftime("%H:%M"),
+                timezone=(user.timezone if user else None) or DEFAULT_TIMEZONE,
+            )
+        return CheckinSettings(
+            enabled=schedule.enabled,
+            weekday=schedule.weekday,
+            local_time=schedule.local_time.strftime("%H:%M"),
+            timezone=schedule.timezone,
+            paused_until=schedule.paused_until,
+        )
+
+    async def _update_checkin(
+        self, unit: _Unit, user_id: int, effect: UpdateCheckin, now: datetime
+    ) -> None:
+        chosen = effect.settings
+        await change_schedule(
+            unit.session,
+            user_id,
+            now=now,
+            enabled=chosen.enabled,
+            weekday=chosen.weekday,
+            local_time=time.fromisoformat(chosen.local_time),
+            timezone=chosen.timezone,
+            paused_until=chosen.paused_until,
+            snoozed_until=None,
+            skip_until=None,
+        )
+        user = await unit.users.get(user_id)
+        if user is not None:
+            user.timezone = chosen.timezone
+        if effect.skip_week and chosen.enabled:
+            await skip_this_week(unit.session, user_id, now=now)
 
     async def _parked_quick(self, unit: _Unit, user_id: int) -> ParkedQuick | None:
         view = await unit.entries.latest_parked_quick(user_id)
@@ -209,6 +298,16 @@ class Companion:
             turn = await self._history(unit, user_id, _int(argument, default=0))
         elif name == "open":
             turn = await self._open_entry(unit, user_id, _int(argument, default=-1))
+        elif name == "snooze":
+            turn = await self._snooze(unit, user_id, argument, ctx.now)
+        elif name == "checkin" and argument == "skip":
+            turn = Turn()
+            schedule = await CheckinRepository(unit.session).get(user_id)
+            if schedule is None or not schedule.enabled:
+                turn.say("checkin_unavailable.j2")
+            else:
+                await skip_this_week(unit.session, user_id, now=ctx.now)
+                turn.say("week_skipped.j2")
         elif name == "export":
             turn = await self._export(unit, user_id, ctx)
         elif name == "forget":
@@ -234,6 +333,20 @@ class Companion:
         # After a detour, show the question the practitioner was answering, if any.
         self._conversation.reask(state, ctx, turn)
         return turn, False
+
+    async def _snooze(self, unit: _Unit, user_id: int, choice: str, now: datetime) -> Turn:
+        turn = Turn()
+        schedule = await CheckinRepository(unit.session).get(user_id)
+        if schedule is None or not schedule.enabled:
+            turn.say("checkin_unavailable.j2")
+            return turn
+        until = snooze_choices(slot_of(schedule), now=now).get(choice)
+        if until is None:  # "this evening" when the evening has gone, or a tampered button
+            turn.say("checkin_unavailable.j2")
+            return turn
+        await change_schedule(unit.session, user_id, now=now, snoozed_until=until)
+        turn.say("snoozed.j2", until=until.astimezone(zone(schedule.timezone)))
+        return turn
 
     async def _history(self, unit: _Unit, user_id: int, page: int) -> Turn:
         turn = Turn()
@@ -297,6 +410,7 @@ class Companion:
             "exported_at": ctx.now.isoformat(),
             "practitioner_id": user_id,
             "entries": [_exportable(v) for v in views],
+            **await unit.checkins.export(user_id),
         }
         content = json.dumps(document, ensure_ascii=False, indent=2).encode()
         turn = Turn()
@@ -337,8 +451,10 @@ def _int(text: str, *, default: int) -> int:
     return int(text) if text.isdigit() and len(text) < 10 else default
 
 
-def _wants_reflection(event: Event) -> bool:
-    return event.kind is not EventKind.TEXT and event.value in (
-        "reflect",
-        "menu:reflect",
-    )
+def _starting(event: Event, state: ConversationState) -> str | None:
+    """The dialogue this event may start (a command, a menu button, "start afresh"), if any."""
+    if event.kind is EventKind.TEXT:
+        return None
+    if event.value == "resume:fresh" and state.pending:
+        return str(state.pending.get("dialogue"))
+    return event.value.removeprefix("menu:")

@@ -6,6 +6,9 @@ it reaches the database; repositories flush but never commit.
 
 from __future__ import annotations
 
+# Imported here so the check-in tables are always part of Base.metadata (migrations compare it).
+from storage.checkin_models import CheckinAnswer, CheckinDelivery, CheckinSchedule, FollowUp
+from storage.checkins import CheckinAnswerRepository, PendingFollowUp
 from storage.crypto import (
     DecryptionError,
     KeyDestroyedError,
@@ -37,6 +40,10 @@ from storage.telegram_models import OutboxMessage, TelegramUpdate
 
 __all__ = [
     "Base",
+    "CheckinAnswer",
+    "CheckinAnswerRepository",
+    "CheckinDelivery",
+    "CheckinSchedule",
     "Conversation",
     "ConversationConflictError",
     "ConversationRepository",
@@ -45,10 +52,12 @@ __all__ = [
     "EntryNotFoundError",
     "EntryRepository",
     "EntryView",
+    "FollowUp",
     "KeyDestroyedError",
     "KeyRing",
     "MasterKeyError",
     "OutboxMessage",
+    "PendingFollowUp",
     "Sealer",
     "TelegramUpdate",
     "User",
