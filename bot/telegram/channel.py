@@ -23,6 +23,7 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackContext, TypeHandler
 
 from bot.app import Steady
+from bot.checkins import reachable_again
 from bot.companion import Companion, utc_now
 from bot.inbox import (
     ChannelStore,
@@ -207,7 +208,8 @@ class TelegramChannel:
             case Action.UNREACHABLE if user_id is not None:
                 await unit.users.mark_unreachable(user_id, now)
             case Action.REACHABLE if user_id is not None:
-                await unit.users.mark_reachable(user_id)
+                # Unblocked: clear the mark and put their weekly check-in back on the calendar.
+                await reachable_again(unit.session, user_id, now=now)
         return [], None
 
     # --- sending -------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.app import create_app
+from bot.checkins import CheckinDispatcher
+from bot.companion import utc_now
+from bot.fanout import CheckinLoop, FanoutSender, PacedOutbound, SendBudget
 from bot.outbound import retry_seconds
 from bot.settings import TELEGRAM_DEFAULT_BASE_URL, Settings, SettingsError
 from bot.telegram.channel import TelegramChannel
@@ -92,7 +95,15 @@ async def _serve(settings: Settings, use_webhook: bool, add_secret: Any) -> int:
     steady = await create_app(settings)
     master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
     application = build_application(settings)
-    channel = TelegramChannel(steady, application, master_key=master_key)
+    # One send budget for replies and the weekly broadcast, so replies always go first.
+    budget = SendBudget()
+    channel = TelegramChannel(
+        steady,
+        application,
+        master_key=master_key,
+        outbound=PacedOutbound(application.bot, budget, interactive=True),
+    )
+    checkins: CheckinLoop | None = None
     receiver: asyncio.Task[None] | None = None
     server: WebhookServer | None = None
     poller: Poller | None = None
@@ -111,6 +122,9 @@ async def _serve(settings: Settings, use_webhook: bool, add_secret: Any) -> int:
         gc.freeze()
         await _retrying(channel.register_commands, stop)
         await channel.recover()
+        prompts = FanoutSender.for_bot(application.bot, channel.renderer, budget)
+        checkins = CheckinLoop(CheckinDispatcher(steady.sessions, prompts, clock=utc_now))
+        checkins.start()
         if use_webhook:
             assert settings.webhook_url is not None
             secret = webhook_secret(settings, master_key)
@@ -150,6 +164,9 @@ async def _serve(settings: Settings, use_webhook: bool, add_secret: Any) -> int:
             raise error
     finally:
         log.info("Steady is stopping")
+        if checkins is not None:
+            # Claim no more prompts; the ones in hand go out (they are already recorded).
+            await checkins.stop()
         if receiver is not None:
             receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
