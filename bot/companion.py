@@ -311,22 +311,31 @@ class Companion:
         elif name == "export":
             turn = await self._export(unit, user_id, ctx)
         elif name == "forget":
-            if argument == "yes":
+            # Erasure cannot be undone, so only the confirmation just shown counts: an old
+            # "yes" button pressed later is answered as stale, like any earlier question's.
+            fresh = event.token is not None and event.token == state.token
+            if argument == "yes" and fresh:
                 await unit.users.erase(user_id)
                 log.info("practitioner erased their data")
                 farewell = Turn()
                 farewell.say("forgotten.j2")
                 return farewell, True
             turn = Turn()
-            if argument == "no":
+            if argument in ("yes", "no") and not fresh:
+                turn.say("stale_button.j2")
+            elif argument == "no":
                 turn.say("forget_kept.j2")
             else:
-                turn.ask(
-                    "forget_confirm.j2",
-                    (
-                        Option("forget:yes", "Yes, erase everything"),
-                        Option("forget:no", "No, keep it"),
-                    ),
+                state.token += 1
+                turn.replies.append(
+                    Reply(
+                        "forget_confirm.j2",
+                        options=(
+                            Option("forget:yes", "Yes, erase everything"),
+                            Option("forget:no", "No, keep it"),
+                        ),
+                        token=state.token,
+                    )
                 )
         else:
             return None

@@ -170,3 +170,20 @@ async def test_a_question_shown_before_history_still_accepts_its_buttons(
     assert chat.templates[-1] == "reflect_category.j2"
     await chat.send(Event.choice("caseload", category_question.token))
     assert chat.templates == ["reflect_values.j2"]
+
+
+async def test_an_old_erase_button_pressed_later_erases_nothing(
+    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
+) -> None:
+    chat = Chat(make_companion(session_factory, keyring), ALEX)
+    await chat.consent()
+    await chat.reflect("Keep this one")
+    await chat.command("forget")
+    old_confirmation = chat.last[0]
+    await chat.pick("No, keep it")
+    await chat.command("reflect")
+    await chat.send(Event.choice("forget:yes", old_confirmation.token))
+    assert "earlier question" in chat.text
+    await chat.send(Event.choice("forget:yes"))  # made up, no question number at all
+    assert "earlier question" in chat.text
+    assert await count(session_factory, Entry) == 1
