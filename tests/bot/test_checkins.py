@@ -4,12 +4,14 @@ through pauses, snoozes, skips, downtime, blocked bots, restarts and competing p
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.checkins import (
@@ -401,3 +403,46 @@ async def test_through_the_bot_api_a_429_is_waited_out_and_a_403_stops_schedulin
         assert telegram_clock.sleeps == [4]
     assert await outcomes(session_factory, 102) == [(FIRST_DUE, "unreachable")]
     assert (await schedule_of(session_factory, 102)).next_due_at is None
+
+
+async def test_two_os_processes_on_postgresql_send_a_thousand_prompts_exactly_once(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The same, with two real processes, as two ``steady run`` processes in webhook mode."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several processes need PostgreSQL; SQLite mode is single-process")
+    await add_practitioners(make_session_factory(engine), range(1, 1001))
+    async with engine.connect() as connection:
+        schema = (await connection.execute(text("SHOW search_path"))).scalar_one()
+    url = engine.url.render_as_string(hide_password=False)
+    outputs = [tmp_path / "first.txt", tmp_path / "second.txt"]
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.bot.checkin_worker",
+            url,
+            schema,
+            FIRST_DUE.isoformat(),
+            str(out),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for out in outputs
+    ]
+    for worker in workers:  # both connected: start them together
+        assert worker.stdout is not None
+        assert (await worker.stdout.readline()).strip() == b"ready"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(b"go\n")
+        await worker.stdin.drain()
+    codes = [await asyncio.wait_for(worker.wait(), timeout=120) for worker in workers]
+    assert codes == [0, 0]
+
+    sent = [[int(line) for line in out.read_text().split()] for out in outputs]
+    assert sorted(sent[0] + sent[1]) == list(range(1, 1001))  # everyone once, nobody twice
+    assert sent[0] and sent[1], "both processes should have shared the work"
+    async with make_session_factory(engine)() as session:
+        recorded = await session.scalar(select(func.count()).select_from(CheckinDelivery))
+    assert recorded == 1000
