@@ -161,3 +161,14 @@ def test_a_paused_reflection_resumes_in_a_new_process(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert "unfinished reflection" in second.stdout
     assert "Which values did this touch?" in second.stdout
+
+
+async def test_checkin_settings_and_a_weekly_check_in_in_the_terminal(
+    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing, tmp_path: Path
+) -> None:
+    script = "1\n/cancel\n/checkin\nTurn on\nChange time\n9am\nSave\n/weekly\n8\n/skip\n"
+    output = await chat(session_factory, keyring, script, tmp_path)
+    assert "  1. Turn on" in output
+    assert "Your check-in will come on Fridays at 09:00 (Europe/London)" in output
+    assert "How are you doing this week" in output
+    assert "Thank you for checking in" in output
