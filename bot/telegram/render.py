@@ -115,12 +115,33 @@ class ReplyRenderer:
                     ]
             if pressed.token is not None and all(q.token != pressed.token for q in questions):
                 operations.append({"kind": "unbutton", "message_id": pressed.message_id})
-        for reply in replies:
-            operations.extend(self._show(reply, user_id))
+        # Replies that only say something travel with the next one, as one message: fewer
+        # notifications, and no wait of a second (Telegram's per-chat pace) between them.
+        lead: list[str] = []
+        for position, reply in enumerate(replies):
+            last = position == len(replies) - 1
+            if not last and reply.attachment is None and not (reply.options or reply.controls):
+                text = render_html(reply.template, reply.data)
+                if text.strip():
+                    lead.append(text)
+                continue
+            operations.extend(self._show(reply, user_id, lead))
+            lead = []
         return operations
 
-    def _show(self, reply: Reply, user_id: int) -> list[Operation]:
+    def _show(self, reply: Reply, user_id: int, lead: Sequence[str] = ()) -> list[Operation]:
         text = render_html(reply.template, reply.data)
+        if lead and reply.attachment is None:
+            text = "\n\n".join([*lead, text] if text.strip() else lead)
+        elif lead:  # a document's caption is short: say the rest in a message before it
+            text_first = "\n\n".join(lead)
+            return [
+                *(
+                    {"kind": "message", "text": part, "keyboard": None}
+                    for part in split_html(text_first)
+                ),
+                *self._show(reply, user_id),
+            ]
         keyboard = self.keyboard(reply, user_id)
         if reply.attachment is not None:
             caption: str | None = text

@@ -184,8 +184,10 @@ async def test_non_text_messages_get_an_explanation_and_the_question_again(
     await getattr(priya, send)()
     replies = await h._new(priya)
 
-    assert f"I can only read typed messages, so I haven't kept that {kind}" in replies[0].text
-    assert replies[-1].text == question.text and replies[-1].buttons
+    # One message: the explanation, then the same question with its buttons.
+    (reply,) = replies
+    assert f"I can only read typed messages, so I haven't kept that {kind}" in reply.text
+    assert reply.text.endswith(question.text) and reply.buttons
     # The question kept its number: the buttons shown earlier still work.
     await priya.press(question, text="Caseload and targets")
     await h.pump()
@@ -198,7 +200,7 @@ async def test_a_captioned_photo_is_not_taken_as_an_answer(steady_telegram: Harn
     await reflect_until(h, priya, "The challenge.")
     await priya.send_photo(caption="this caption is not an answer")
     await h.pump()
-    assert "haven't kept that photo" in priya.received()[-2].text
+    assert "haven't kept that photo" in priya.received()[-1].text
     assert "The challenge." in priya.received()[-1].text
 
 
@@ -361,3 +363,16 @@ async def test_journal_keeps_no_payload_once_updates_are_handled(
 
         rows = (await session.execute(select(TelegramUpdate.payload))).scalars().all()
     assert rows and all(payload is None for payload in rows)
+
+
+async def test_what_a_turn_says_arrives_as_one_message_with_the_question(
+    steady_telegram: Harness,
+) -> None:
+    h = steady_telegram
+    priya = h.tg.user(1001, "Priya")
+    await h.consented(priya)
+    replies = await h.command(priya, "reflect")
+    # The introduction and the first question travel together: no second-long wait between.
+    (reply,) = replies
+    assert "You can /skip, /back, /pause or /cancel" in reply.text
+    assert "How are you feeling right now" in reply.text and reply.buttons
