@@ -1,0 +1,39 @@
+"""The Dockerfile's promises, checked without a Docker engine (none runs on CI here)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def instructions(name: str) -> list[str]:
+    return re.findall(rf"^{name}\s+(.+)$", DOCKERFILE, flags=re.MULTILINE)
+
+
+def test_image_is_slim_python_running_as_a_non_root_user() -> None:
+    (base,) = instructions("FROM")
+    assert re.fullmatch(r"python:3\.1[1-9]-slim", base)
+    (user,) = instructions("USER")
+    assert user.strip() not in ("root", "0")
+
+
+def test_data_directory_is_a_volume_and_the_default_command_runs_the_bot() -> None:
+    assert instructions("VOLUME") == ['["/data"]']
+    assert "STEADY_DATA_DIR=/data" in DOCKERFILE
+    assert instructions("CMD") == ['["steady", "run"]']
+
+
+def test_everything_the_package_needs_is_copied_into_the_image(tmp_path: Path) -> None:
+    copied = [line.split()[0] for line in instructions("COPY")]
+    for source in copied:
+        assert (ROOT / source).exists(), f"COPY {source} names nothing"
+    # The packages setuptools finds are exactly the ones copied in.
+    for package in ("bot", "dialogues", "prompts", "storage"):
+        assert package in copied
+    for name in ("pyproject.toml", "README.md"):
+        assert name in copied
+        shutil.copy(ROOT / name, tmp_path / name)
