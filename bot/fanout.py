@@ -6,14 +6,16 @@ to Telegram draws from one :class:`SendBudget`: the Telegram channel's replies t
 :class:`PacedOutbound` marked interactive, the weekly broadcast through :class:`FanoutSender`.
 
 How a practitioner in the middle of a conversation is kept from waiting behind the broadcast:
-the budget hands out send slots spaced ``1 / rate`` apart. An interactive send *reserves* the
-earliest free slot the moment it asks, even if that slot is a little in the future; the
-broadcast only ever takes a slot that is free right now, and never reserves ahead. So a reply
-waits at most one slot (33 ms at 30/s) plus whatever other replies are ahead of it, however
-many thousand prompts are queued; and the broadcast still uses every slot the conversations
-leave free. The alternative, capping the broadcast below the limit to leave headroom, wastes
-the headroom when nobody is chatting and still lets replies queue when more people chat than
-the headroom allows; priority does neither.
+the budget hands out send slots spaced ``1 / rate`` apart. A reply *reserves* the earliest free
+slot the moment it asks, even if that slot is a little in the future; the broadcast only ever
+takes a slot that is free right now, and never reserves ahead. So a reply waits at most one
+slot (33 ms at 30/s) plus whatever other replies are ahead of it, however many thousand
+prompts are queued; and the broadcast still uses every slot the conversations leave free.
+Capping the broadcast below the limit instead would waste the headroom when nobody is chatting
+and still let replies queue when more people chat than it allows; priority does neither.
+Replies are not held to one a second per chat: someone who has just written expects an answer,
+Telegram tolerates a reply's short burst, and a 429 is still waited out if it comes. Prompts
+are, so a practitioner's prompt never lands within a second of another message to them.
 
 Slots are spaced evenly rather than handed out in bursts, because Telegram counts over a
 sliding second: even spacing at ``1 / rate`` can never put more than ``rate`` messages in any
@@ -109,12 +111,10 @@ class SendBudget:
         return self._clock() - started
 
     async def _acquire_interactive(self, chat_id: int) -> None:
-        while (ready := self._chat_free_at.get(chat_id, float("-inf"))) > self._clock():
-            await self._sleep(ready - self._clock())  # this chat's own one-a-second limit
         now = self._clock()
         slot = max(now, self._next_slot)
         self._next_slot = slot + self._interval  # reserved: the broadcast cannot take it
-        self._claim_chat(chat_id, slot)
+        self._claim_chat(chat_id, slot)  # this chat's prompt gives way to the conversation
         if slot > now:
             await self._sleep(slot - now)
 

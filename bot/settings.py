@@ -11,6 +11,7 @@
 | ``STEADY_WEBHOOK_SECRET`` | unset | secret token Telegram echoes in a header |
 | ``STEADY_WEBHOOK_LISTEN`` | ``0.0.0.0`` | address the webhook server listens on |
 | ``STEADY_WEBHOOK_PORT`` | ``8443`` | port the webhook server listens on |
+| ``STEADY_SEND_RATE`` | ``30`` | messages a second this process sends Telegram, all chats |
 | ``STEADY_LOG_LEVEL`` | ``INFO`` | logging level |
 """
 
@@ -41,6 +42,7 @@ class Settings:
     webhook_secret: str | None = None
     webhook_listen: str = "0.0.0.0"  # noqa: S104 - a container's webhook must listen outside
     webhook_port: int = 8443
+    send_rate: float = 30.0
     log_level: str = "INFO"
 
     @classmethod
@@ -55,6 +57,13 @@ class Settings:
         port = text("STEADY_WEBHOOK_PORT") or "8443"
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise SettingsError("STEADY_WEBHOOK_PORT must be a port number such as 8443")
+        rate = text("STEADY_SEND_RATE") or "30"
+        try:
+            send_rate = float(rate)
+        except ValueError:
+            send_rate = 0.0
+        if not 0 < send_rate <= 1_000_000:
+            raise SettingsError("STEADY_SEND_RATE must be a positive number of messages a second")
         return cls(
             data_dir=Path(text("STEADY_DATA_DIR") or "steady-data"),
             database_url=text("DATABASE_URL"),
@@ -65,5 +74,6 @@ class Settings:
             webhook_secret=text("STEADY_WEBHOOK_SECRET"),
             webhook_listen=text("STEADY_WEBHOOK_LISTEN") or "0.0.0.0",  # noqa: S104
             webhook_port=int(port),
+            send_rate=send_rate,
             log_level=(text("STEADY_LOG_LEVEL") or "INFO").upper(),
         )

@@ -96,7 +96,7 @@ async def _serve(settings: Settings, use_webhook: bool, add_secret: Any) -> int:
     master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
     application = build_application(settings)
     # One send budget for replies and the weekly broadcast, so replies always go first.
-    budget = SendBudget()
+    budget = SendBudget(global_per_second=settings.send_rate)
     channel = TelegramChannel(
         steady,
         application,

@@ -119,12 +119,14 @@ async def test_a_broadcast_keeps_to_thirty_a_second_and_one_a_second_per_chat(
         chatty = PacedOutbound(bot, budget, interactive=True, sleep=time.sleep)
         dispatcher = CheckinDispatcher(session_factory, sender, clock=lambda: FIRST_DUE)
 
-        async def chat_quickly() -> None:
-            # Practitioner 7 gets four replies at once as well as the prompt: one a second.
+        async def chat() -> None:
+            # Practitioner 7 is chatting while the broadcast runs: their prompt gives way, and
+            # comes at least a second after (or before) any reply to them.
             for n in range(4):
                 await chatty.send(7, {"kind": "message", "text": f"reply {n}", "keyboard": None})
+                await time.sleep(1.2)  # reading and typing
 
-        sent, _ = await asyncio.gather(dispatcher.run_due(), chat_quickly())
+        sent, _ = await asyncio.gather(dispatcher.run_due(), chat())
 
         assert len(sent) == 120
         assert tg.rate_limiter is not None and tg.rate_limiter.rejections == 0
@@ -341,3 +343,13 @@ async def test_the_loop_sends_prompts_when_they_fall_due_and_stops_cleanly(
         assert FIRST_DUE.timestamp() <= first_sent <= FIRST_DUE.timestamp() + 30 + 1
         assert loop.runs >= 10 and loop.sent == 2
         await bot.shutdown()
+
+
+async def test_replies_to_someone_who_just_wrote_are_not_held_to_one_a_second(
+    time: SimulatedTime,
+) -> None:
+    budget = budget_on(time)
+    waits = [await budget.acquire(9, interactive=True) for _ in range(3)]
+    assert sum(waits) <= 3 * SLOT
+    # The prompt to that chat still keeps a second's distance from the last reply.
+    assert await budget.acquire(9, interactive=False) >= 1.0 - 3 * SLOT
