@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_chat(settings, args.user_id))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
-        from bot.telegram import run_bot
+        from bot.telegram.runner import run_bot
 
         return run_bot(settings, webhook=args.webhook)
     except SettingsError as error:

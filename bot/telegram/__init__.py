@@ -1,9 +1,6 @@
 """Steady on Telegram: python-telegram-bot's Application, durable intake and careful sending.
 
-`run_bot` is what ``steady run`` calls; `TelegramChannel` is the wiring tests build directly.
+``bot.telegram.runner.run_bot`` is what ``steady run`` calls; ``channel.TelegramChannel`` is the
+wiring tests build directly. Nothing is imported here, so that importing one module of the
+package (the renderer, say, from the check-in fan-out) never drags in the whole runner.
 """
-
-from bot.telegram.channel import TelegramChannel
-from bot.telegram.runner import build_application, run_bot
-
-__all__ = ["TelegramChannel", "build_application", "run_bot"]
