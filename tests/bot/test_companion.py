@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,6 +13,14 @@ from storage import Conversation, Entry, KeyRing, User, UserKey
 from tests.bot.helpers import Chat, StepClock, make_companion
 
 ALEX, SAM = 1001, 1002
+
+
+@pytest.fixture
+async def chat(session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing) -> Chat:
+    """A practitioner who has consented, talking to a fresh companion."""
+    chat = Chat(make_companion(session_factory, keyring), ALEX)
+    await chat.consent()
+    return chat
 
 
 async def count(sessions: async_sessionmaker[AsyncSession], model: type) -> int:
@@ -31,11 +40,7 @@ async def test_nothing_is_stored_before_consent(
         assert await count(session_factory, model) == 0
 
 
-async def test_a_whole_reflection_is_saved_and_listed_in_history(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
-) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
+async def test_a_whole_reflection_is_saved_and_listed_in_history(chat: Chat) -> None:
     await chat.reflect("Twelve calls back to back")
     await chat.command("history")
     assert "1–1 of 1" in chat.text
@@ -46,10 +51,8 @@ async def test_a_whole_reflection_is_saved_and_listed_in_history(
 
 
 async def test_paused_reflection_resumes_after_restart(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
+    chat: Chat, session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
 ) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
     await chat.command("reflect")
     await chat.say("3")
     await chat.say("A client cried for the whole call")
@@ -65,10 +68,8 @@ async def test_paused_reflection_resumes_after_restart(
 
 
 async def test_unfinished_reflection_continues_after_restart_without_pausing(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
+    chat: Chat, session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
 ) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
     await chat.command("reflect")
     await chat.say("5")
     restarted = Chat(make_companion(session_factory, keyring), ALEX)
@@ -76,11 +77,7 @@ async def test_unfinished_reflection_continues_after_restart_without_pausing(
     assert restarted.templates == ["reflect_category.j2"]
 
 
-async def test_history_pages_newest_first(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
-) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
+async def test_history_pages_newest_first(chat: Chat) -> None:
     for n in range(7):
         await chat.reflect(f"Challenge number {n}")
     await chat.command("history")
@@ -114,10 +111,8 @@ async def test_practitioners_never_see_each_others_entries(
 
 
 async def test_export_contains_every_word_and_forget_erases_everything(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
+    chat: Chat, session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
 ) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
     await chat.reflect("Export me please")
     await chat.command("export")
     attachment = chat.last[0].attachment
@@ -137,10 +132,8 @@ async def test_export_contains_every_word_and_forget_erases_everything(
 
 
 async def test_quick_debrief_is_parked_then_expanded_by_the_next_reflection(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
+    chat: Chat, session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
 ) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
     await chat.command("quick")
     await chat.pick("Phone and remote contact load")
     await chat.say("7")
@@ -157,11 +150,7 @@ async def test_quick_debrief_is_parked_then_expanded_by_the_next_reflection(
         assert quick is not None and quick.expanded_into_id is not None
 
 
-async def test_a_question_shown_before_history_still_accepts_its_buttons(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
-) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
+async def test_a_question_shown_before_history_still_accepts_its_buttons(chat: Chat) -> None:
     await chat.command("reflect")
     await chat.say("5")
     await chat.say("Too many referrals")
@@ -173,10 +162,8 @@ async def test_a_question_shown_before_history_still_accepts_its_buttons(
 
 
 async def test_an_old_erase_button_pressed_later_erases_nothing(
-    session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
+    chat: Chat, session_factory: async_sessionmaker[AsyncSession], keyring: KeyRing
 ) -> None:
-    chat = Chat(make_companion(session_factory, keyring), ALEX)
-    await chat.consent()
     await chat.reflect("Keep this one")
     await chat.command("forget")
     old_confirmation = chat.last[0]
