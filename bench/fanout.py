@@ -255,9 +255,8 @@ def report(outcome: Outcome) -> str:
             f"| 429s from the stand-in | {outcome.rejections} | |",
             "",
             "Latency of the chatting practitioner, in ms: to the bot's first message in answer,",
-            "and to the message they wait for. A turn whose answer is two messages (/reflect",
-            "sends a short introduction and then the first question) has Telegram's one a second",
-            "per chat between the two, fan-out or not; that is the full-answer p99 in both rows.",
+            "and to the message they wait for. The channel sends what a turn says as one message",
+            "with its question, so the two are the same unless an answer is split for length.",
             "",
             "| chatting practitioner | turns | first p50 | first p99 | first max "
             "| answer p50 | answer p99 |",
