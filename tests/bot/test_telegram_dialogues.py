@@ -349,7 +349,7 @@ async def test_every_message_sent_is_valid_telegram_html(steady_telegram: Harnes
 async def test_the_command_menu_is_registered(steady_telegram: Harness) -> None:
     await steady_telegram.channel.register_commands()
     commands = steady_telegram.tg.commands()
-    assert {"reflect", "quick", "history", "help", "cancel"} <= set(commands)
+    assert {"reflect", "quick", "checkin", "history", "help", "cancel"} <= set(commands)
 
 
 async def test_journal_keeps_no_payload_once_updates_are_handled(
