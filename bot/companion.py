@@ -115,13 +115,7 @@ class Companion:
             user, stored = await unit.conversations.load_with_user(user_id)
             consented = user is not None and user.consented_at is not None
             state = ConversationState.from_json(stored) if consented else ConversationState()
-            ctx = Situation(
-                catalogue=self._catalogue,
-                risk_screen=self._risk_screen,
-                identifier_guard=self._identifier_guard,
-                now=now,
-                consented=consented,
-            )
+            ctx = self._situation(now, consented=consented)
             if consented:
                 detour = await self._storage_command(unit, user_id, state, event, ctx)
                 if detour is not None:
@@ -129,7 +123,6 @@ class Companion:
                     if not erased:
                         await unit.conversations.save(user_id, state.to_json(), now=now)
                     return turn.replies
-            if consented:
                 ctx = await self._prepare(unit, user_id, _starting(event, state), ctx)
             turn = self._conversation.handle(state, event, ctx)
             consented = await self._apply(unit, user_id, turn, now) or consented
@@ -155,21 +148,24 @@ class Companion:
         channel uses it to answer what it cannot pass on (a photo, an edited message).
         """
         async with self._sessions() as session:
-            vault = Vault(session, self._keyring)
-            user = await UserRepository(session, self._keyring).get(user_id)
+            conversations = ConversationRepository(session, Vault(session, self._keyring))
+            user, stored = await conversations.load_with_user(user_id)
             if user is None or user.consented_at is None:
                 return []
-            stored = await ConversationRepository(session, vault).load(user_id)
-            ctx = Situation(
-                catalogue=self._catalogue,
-                risk_screen=self._risk_screen,
-                identifier_guard=self._identifier_guard,
-                now=self._clock(),
-                consented=True,
-            )
             turn = Turn()
+            ctx = self._situation(self._clock(), consented=True)
             self._conversation.reask(ConversationState.from_json(stored), ctx, turn)
             return turn.replies
+
+    def _situation(self, now: datetime, *, consented: bool) -> Situation:
+        """What the dialogue layer may consult for one event (more is added when needed)."""
+        return Situation(
+            catalogue=self._catalogue,
+            risk_screen=self._risk_screen,
+            identifier_guard=self._identifier_guard,
+            now=now,
+            consented=consented,
+        )
 
     # --- effects ---------------------------------------------------------------------------
     async def _apply(self, unit: _Unit, user_id: int, turn: Turn, now: datetime) -> bool:

@@ -137,7 +137,7 @@ class Conversation:
         if event.kind is EventKind.CHOICE and event.token not in (None, state.token):
             turn = Turn()
             turn.say("stale_button.j2")
-            self._reask(state, ctx, turn)
+            self.reask(state, ctx, turn)
             return turn
         if event.kind is EventKind.CHOICE and event.value.startswith("safety:"):
             return self._after_safety(state, event.value, ctx)
@@ -190,16 +190,16 @@ class Conversation:
             self._open(state, DIALOGUES[name], ctx, turn)
         elif name == "start":
             turn.say("welcome_back.j2")
-            if not self._reask(state, ctx, turn):
+            if not self.reask(state, ctx, turn):
                 turn.ask("idle.j2", _menu())
         elif name == "help":
             self._help(turn, ctx)
-            self._reask(state, ctx, turn)
+            self.reask(state, ctx, turn)
         elif name in CONTROLS:
             self._control(state, name, ctx, turn)
         else:
             turn.say("unknown_command.j2", command=name[:40])
-            if not self._reask(state, ctx, turn):
+            if not self.reask(state, ctx, turn):
                 turn.ask("idle.j2", _menu())
         return turn
 
@@ -210,7 +210,7 @@ class Conversation:
         if state.active is not None:
             if state.active["dialogue"] == dialogue.name:
                 turn.say("already_active.j2", dialogue=dialogue.name)
-                self._reask(state, ctx, turn)
+                self.reask(state, ctx, turn)
                 return
             self._pause_active(state, ctx)
             turn.say("auto_paused.j2")
@@ -415,7 +415,7 @@ class Conversation:
             turn.say("safety_stop.j2", helplines=ctx.catalogue.helplines)
         else:
             turn.say("safety_continue.j2")
-            if not self._reask(state, ctx, turn):
+            if not self.reask(state, ctx, turn):
                 turn.ask("idle.j2", _menu())
         return turn
 
@@ -427,20 +427,13 @@ class Conversation:
     def reask(self, state: ConversationState, ctx: Situation, turn: Turn) -> bool:
         """After a detour (/history, say), ask the current question again, if there is one.
 
-        The question keeps its number, so buttons shown before the detour still work.
+        The question keeps its number, so buttons shown before the detour still work; within
+        a turn that asks something new, :meth:`_number_questions` renumbers it with the rest.
         """
         if state.active is None:
             return False
         dialogue, model = self._load(state)
         turn.replies.append(replace(dialogue.question(model, ctx), token=state.token))
-        return True
-
-    def _reask(self, state: ConversationState, ctx: Situation, turn: Turn) -> bool:
-        """Ask the current question again within a turn that will be numbered afresh."""
-        if state.active is None:
-            return False
-        dialogue, model = self._load(state)
-        turn.replies.append(dialogue.question(model, ctx))
         return True
 
     @staticmethod
