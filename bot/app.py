@@ -34,6 +34,7 @@ class Steady:
     sessions: async_sessionmaker[AsyncSession]
     keyring: KeyRing
     companion: Companion
+    master_key: bytes  # also signs Telegram buttons and derives the webhook secret
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -47,10 +48,11 @@ async def create_app(settings: Settings, clock: Clock = utc_now) -> Steady:
     engine = create_engine(url)
     try:
         await migrate(engine)
-        keyring = KeyRing(load_or_create_master_key(settings.data_dir, settings.master_key))
+        master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
     except BaseException:
         await engine.dispose()
         raise
+    keyring = KeyRing(master_key)
     sessions = session_factory(engine)
     companion = Companion(
         sessions,
@@ -60,4 +62,4 @@ async def create_app(settings: Settings, clock: Clock = utc_now) -> Steady:
         identifier_guard=default_identifier_guard(),
         clock=clock,
     )
-    return Steady(settings, engine, sessions, keyring, companion)
+    return Steady(settings, engine, sessions, keyring, companion, master_key)

@@ -25,7 +25,6 @@ from bot.telegram.channel import TelegramChannel
 from bot.telegram.logsafety import protect_logging
 from bot.telegram.receivers import Backoff, Poller, WebhookServer
 from bot.telegram.routing import ALLOWED_UPDATES
-from storage import load_or_create_master_key
 from storage.journal import derive_key
 
 log = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ async def _serve(settings: Settings, use_webhook: bool, add_secret: Any) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     steady = await create_app(settings)
-    master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
+    master_key = steady.master_key
     application = build_application(settings)
     # One send budget for replies and the weekly broadcast, so replies always go first.
     budget = SendBudget(global_per_second=settings.send_rate)
